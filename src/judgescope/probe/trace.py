@@ -67,7 +67,9 @@ class Trace:
             raise ValueError(f"{a.shape[3]} keys but {len(self.tokens)} token strings")
         for span in self.images:
             if span.stop > a.shape[3]:
-                raise ValueError(f"image {span.index} reaches position {span.stop - 1} beyond {a.shape[3]} keys")
+                raise ValueError(
+                    f"image {span.index} reaches position {span.stop - 1} beyond {a.shape[3]} keys"
+                )
 
     # -- shape ---------------------------------------------------------------------------------------------
     @property
