@@ -190,7 +190,7 @@ def capture_attention(
     if bad:
         raise CaptureError(f"layers {bad} out of range for a decoder with {n} layers")
     queries = tuple(int(q) for q in queries)
-    if not queries:
+    if not queries and bias is None:
         raise CaptureError("no query positions given")
     target = {id(modules[layer]): layer for layer in chosen}
     cap = AttentionCapture(layers=tuple(chosen), queries=queries)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,9 @@ class Judge:
         self._value_head_source = value_head
         self._value_head: nn.Module | None = None
         self.meta: dict[str, Any] = {}
+        # An attention edit (planted judges, knockout probes): ``edit.bias_for(prepared) -> BiasFn | None``,
+        # applied to every forward pass of this judge (generation, value head, diagnosis).
+        self.attention_edit = None
 
     def __repr__(self) -> str:
         return f"Judge({self.name!r}, family={self.family.name}, protocol={self.protocol.name})"
@@ -180,8 +184,6 @@ class Judge:
         if self.system_prompt:
             messages.insert(0, {"role": "system", "content": self.system_prompt})
         text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        if not self.protocol.generative:
-            text += self.reward_token
         pil = [images[role] for role in call.images]
         try:
             inputs = self.processor(text=[text], images=pil, return_tensors="pt")
@@ -224,10 +226,23 @@ class Judge:
                 inputs[key] = torch.cat([inputs[key], pad], dim=1)
         return inputs
 
+    def edit_bias(self, prepared: Prepared):
+        """The attention bias of this judge's edit for one input, or None."""
+        return self.attention_edit.bias_for(prepared) if self.attention_edit is not None else None
+
+    def _edited(self, prepared: Prepared):
+        bias = self.edit_bias(prepared)
+        if bias is None:
+            return nullcontext()
+        from ..hooks.capture import capture_attention
+
+        return capture_attention(self.model, (), bias=bias)
+
     @torch.no_grad()
     def generate(self, prepared: Prepared) -> list[int]:
         """Greedy (by default) generation; returns the new token ids, without the end-of-turn token."""
-        out = self.model.generate(**prepared.inputs, **self.generation.kwargs())
+        with self._edited(prepared):
+            out = self.model.generate(**prepared.inputs, **self.generation.kwargs())
         ids = out[0, prepared.prompt_len :].tolist()
         stop = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
         stop |= set(_as_list(getattr(self.model.generation_config, "eos_token_id", None)))
@@ -241,11 +256,22 @@ class Judge:
             self._value_head = load_value_head(self._value_head_source, self.model).to(self.device)
         return self._value_head
 
+    def reward_position(self, prepared: Prepared) -> int:
+        """Sequence position of the (last) reward token, which the value-head protocol puts in the prompt."""
+        tid = self.tokenizer.convert_tokens_to_ids(self.reward_token)
+        hits = torch.nonzero(prepared.inputs["input_ids"][0] == tid).flatten()
+        if hits.numel() == 0:
+            raise JudgescopeError(
+                f"{self.name}: no {self.reward_token!r} token in the prompt of call {prepared.call.name!r}"
+            )
+        return int(hits[-1])
+
     @torch.no_grad()
     def reward(self, prepared: Prepared) -> float:
         """Value-head score: the head applied to the last layer's hidden state at the reward token."""
-        out = self.model(**prepared.inputs, output_hidden_states=True)
-        hidden = out.hidden_states[-1][0, prepared.prompt_len - 1]
+        with self._edited(prepared):
+            out = self.model(**prepared.inputs, output_hidden_states=True)
+        hidden = out.hidden_states[-1][0, self.reward_position(prepared)]
         head = self.value_head()
         return float(head(hidden.to(next(head.parameters()).dtype)).reshape(-1)[0])
 
@@ -256,7 +282,7 @@ class Judge:
         result.roles["last_prompt"] = [prepared.prompt_len - 1]
         if not self.protocol.generative:
             result.scores["reward"] = self.reward(prepared)
-            result.roles["reward"] = [prepared.prompt_len - 1]
+            result.roles["reward"] = [self.reward_position(prepared)]
             return result
         if response is None:
             ids = self.generate(prepared)
@@ -271,6 +297,8 @@ class Judge:
         result.scores = dict(parsed.scores)
         result.errors.extend(parsed.errors if not parsed.ok else [])
         for role, spans in parsed.spans.items():
+            if role == "json":  # the whole object: not a useful query role
+                continue
             positions = char_spans_to_positions(spans, offsets)
             result.roles[role] = [prepared.prompt_len + i for i in positions]
         by_name = {s.name: s for s in prepared.images}

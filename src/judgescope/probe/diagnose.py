@@ -10,6 +10,17 @@ from .queries import resolve_queries
 from .trace import Trace
 
 
+def _sum_bias(a: BiasFn | None, b: BiasFn | None) -> BiasFn | None:
+    if a is None or b is None:
+        return a or b
+
+    def both(*args):
+        x, y = a(*args), b(*args)
+        return y if x is None else x if y is None else x + y
+
+    return both
+
+
 def default_call(protocol) -> str:
     """The first call that sees the source image: only such calls can show source neglect."""
     for c in protocol.calls:
@@ -64,6 +75,7 @@ def diagnose_sample(
         meta["query_fallback"] = fallback
     prepared = judge.prepare(sample, call)
     inputs = judge.sequence_inputs(prepared, result.generated_ids)
+    bias = _sum_bias(judge.edit_bias(prepared), bias)
     with torch.no_grad(), capture_attention(judge.model, positions, layers, bias=bias) as cap:
         judge.model(**inputs)
     ids = inputs["input_ids"][0].tolist()
