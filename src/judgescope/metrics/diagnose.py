@@ -109,7 +109,15 @@ def diagnose(
     resolve_band(trace.layers, band)  # fail early on a bad band
     t = _thresholds(thresholds)
     cov = _coverages(trace, regions)
-    sinks = sinks if sinks is not None else detect_sinks(trace, factor=sink_factor, mode=sink_mode)
+    if sinks is None:
+        # Tokens mostly inside the edit region hold content: heavy attention there is grounding, not a sink.
+        roles = image_roles(trace)
+        in_region = [
+            roles[r].positions[j]
+            for r, c in cov.items()
+            for j in torch.nonzero(c.flatten() >= 0.5).flatten().tolist()
+        ]
+        sinks = detect_sinks(trace, factor=sink_factor, mode=sink_mode, exclude=in_region)
     if sinks.mask.shape != (trace.num_layers, trace.num_keys):
         raise ValueError(f"sinks mask {tuple(sinks.mask.shape)} does not fit the trace's [layers, keys]")
 

@@ -106,6 +106,7 @@ def detect_sinks(
     max_share: float = SINK_MAX_SHARE,
     norm_factor: float = NORM_FACTOR,
     use_norms: bool = True,
+    exclude=None,
 ) -> Sinks:
     """Find sink keys of a trace.
 
@@ -117,6 +118,9 @@ def detect_sinks(
         max_share: at most this share of a group's keys can be sinks.
         norm_factor: hidden-state norm above ``norm_factor`` x median norm marks a sink.
         use_norms: use ``trace.meta["hidden_norms"]`` when present.
+        exclude: key positions that are never sinks, e.g. the tokens of the edit region: attention there is
+            about content, whatever its size (:func:`judgescope.metrics.diagnose` passes them when it is
+            given regions).
     """
     if mode not in ("mean", "layer"):
         raise ValueError(f"mode must be 'mean' or 'layer', got {mode!r}")
@@ -151,6 +155,8 @@ def detect_sinks(
         norm_ratio, by_norm = nr, nr > norm_factor
 
     flag = by_att | by_norm
+    if exclude is not None and len(exclude):
+        flag[:, torch.as_tensor(list(exclude), dtype=torch.long)] = False
     mask = flag.expand(n_layers, -1).clone() if mode == "mean" else flag
     rows = []
     for li, k in torch.nonzero(flag).tolist():
