@@ -30,7 +30,8 @@ from ..errors import CaptureError
 from ..judges.families import text_attention_modules
 
 # bias(layer, module, query_positions [q_len], key_len, device) -> additive bias broadcastable to
-# [batch, heads, q_len, key_len], or None. Used by planted judges and knockout probes.
+# [batch, heads, q_len, key_len], or None. Used by planted judges and knockout probes. A bias function may
+# carry an attribute `logit_scale(layer, module) -> float` that multiplies the attention logits' scaling.
 BiasFn = Callable[[int, nn.Module, torch.Tensor, int, torch.device], "torch.Tensor | None"]
 
 
@@ -226,6 +227,13 @@ def capture_attention(
         offset = key_len - q_len
         sliding = kwargs.get("sliding_window", getattr(module, "sliding_window", None))
         if bias is not None:
+            # Edits may also temper the logits (planted "uniform": scale 0 gives exactly uniform rows); the rows
+            # below read the same `scaling`, so they are the ones the model used.
+            scale = getattr(bias, "logit_scale", None)
+            if scale is not None:
+                base = kwargs.get("scaling")
+                base = base if base is not None else query.shape[-1] ** -0.5
+                kwargs["scaling"] = base * float(scale(layer, module))
             extra = bias(
                 layer, module, torch.arange(offset, key_len, device=query.device), key_len, query.device
             )

@@ -97,7 +97,8 @@ def row_metrics(
     if keep_lk is not None:  # subtract the (few) removed keys rather than touch the whole tensor again
         removed = torch.nonzero((~keep_lk).any(0)).flatten()
         drop = (~keep_lk[:, removed]).to(torch.float64).reshape(-1, 1, 1, len(removed))
-        total = total - (a.index_select(-1, removed).double() * drop).sum(-1)
+        # Clamp: when sinks hold all the mass, the subtraction can leave -1e-17 instead of 0.
+        total = (total - (a.index_select(-1, removed).double() * drop).sum(-1)).clamp_min(0)
 
     def kept(positions) -> torch.Tensor:
         """Kept count per layer of a key set, ``[L or 1, 1, 1]``."""

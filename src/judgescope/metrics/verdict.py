@@ -13,9 +13,13 @@ class Thresholds:
     Attributes:
         source_share: source_neglect when source_share < this (0.5 = balanced; 0.2 = the source gets less
             than a quarter of what the edited image gets).
-        entropy_norm: spatial_collapse when the normalized entropy of either image is below this.
-        concentration: spatial_collapse also when the top 5 % of either image's tokens hold more than this.
-        sink_share: sink_domination when sinks take more than this share of all image attention.
+        entropy_norm: spatial_collapse when the normalized entropy of either image is below this ...
+        concentration: ... or when the top 5 % of either image's tokens hold more than this; in both cases
+            only when the attention is not grounded (lift_edit below ``lift`` or undefined): attention
+            concentrated on the edit region is what a good judge does, not collapse.
+        sink_share: sink_domination when sinks take more than this share of all image attention, or of all
+            attention (``sink_share_keys``: a first-token sink can starve the images without taking image
+            attention).
         lift: ungrounded when lift_edit (edit-region attention / region area) is below this.
     """
 
@@ -84,7 +88,12 @@ def decide(summary: dict[str, float], thresholds: Thresholds | None = None) -> V
         _cmp(f"concentration_{r}", get(f"concentration_{r}"), ">", t.concentration) for r in ("src", "edit")
     ]
     hit = [e for h, e in checks if h]
-    if hit:
+    grounded, lift_ev = _cmp("lift_edit", get("lift_edit"), "<", t.lift)
+    if hit and grounded is False:  # concentrated, but on the edit region
+        decisions["spatial_collapse"] = Decision(
+            "spatial_collapse", False, f"{', '.join(hit)}, but grounded: {lift_ev}"
+        )
+    elif hit:
         decisions["spatial_collapse"] = Decision("spatial_collapse", True, ", ".join(hit))
     elif all(h is None for h, _ in checks):
         decisions["spatial_collapse"] = Decision("spatial_collapse", None, "spread metrics undefined")
@@ -94,6 +103,11 @@ def decide(summary: dict[str, float], thresholds: Thresholds | None = None) -> V
         )
 
     holds, ev = _cmp("sink_share", get("sink_share"), ">", t.sink_share)
+    holds_k, ev_k = _cmp("sink_share_keys", get("sink_share_keys"), ">", t.sink_share)
+    if holds_k and not holds:
+        holds, ev = True, ev_k
+    elif holds is None and holds_k is not None:
+        holds, ev = holds_k, ev_k
     decisions["sink_domination"] = Decision("sink_domination", holds, ev)
     holds, ev = _cmp("lift_edit", get("lift_edit"), "<", t.lift)
     decisions["ungrounded"] = Decision("ungrounded", holds, ev)

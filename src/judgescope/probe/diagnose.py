@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..errors import CaptureError
@@ -18,6 +19,9 @@ def _sum_bias(a: BiasFn | None, b: BiasFn | None) -> BiasFn | None:
         x, y = a(*args), b(*args)
         return y if x is None else x if y is None else x + y
 
+    scales = [f.logit_scale for f in (a, b) if getattr(f, "logit_scale", None) is not None]
+    if scales:
+        both.logit_scale = lambda layer, module: float(np.prod([f(layer, module) for f in scales]))
     return both
 
 
