@@ -1,47 +1,61 @@
-"""``judgescope demo``: the whole path on bundled data and a tiny built-in judge, offline."""
+"""``judgescope demo``: the whole path, offline, on bundled edits and a tiny built-in judge.
+
+Runs ``run`` for the built-in judge and for its planted variants (when available), then ``compare``, and
+writes both reports. Takes well under two minutes on 2 CPU cores.
+"""
 
 from __future__ import annotations
 
-import json
+from importlib.resources import files
 from pathlib import Path
 
-import numpy as np
-
-from ..judges import load_judge
+from ..judges import GenerationSettings, load_judge
 from ..judges.tiny import build_tiny_judge
-from ..sample import Sample
+from .data import read_manifest
+from .runner import RunOptions, run
+
+DEFAULT_FAMILY = "qwen2_5_vl"
+DEMO_VARIANTS = ("source_blind", "spotlight")
 
 
-def demo_samples(n: int = 3) -> list[Sample]:
-    """Synthetic edit pairs: a textured background with one square recoloured in the edited image."""
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        h, w = 96 + 16 * i, 128 - 8 * i
-        src = (rng.random((h, w, 3)) * 80 + np.linspace(60, 160, w)[None, :, None]).astype(np.uint8)
-        edit = src.copy()
-        y, x = 20 + 5 * i, 30 + 7 * i
-        edit[y : y + 32, x : x + 32] = (220, 40, 40)
-        out.append(Sample(f"demo-{i}", src, edit, "paint the square red"))
-    return out
+def demo_manifest() -> Path:
+    """Path of the bundled manifest (four real photographs with known local edits)."""
+    return Path(str(files("judgescope") / "data" / "demo" / "manifest.jsonl"))
 
 
-def run_demo(out: str | Path, quick: bool = False) -> Path:
-    """Build a tiny judge, diagnose the demo samples, write traces and a summary; returns the folder."""
+def demo_samples():
+    """The bundled samples (``list[Sample]``)."""
+    samples, bad = read_manifest(demo_manifest())
+    if bad:
+        raise RuntimeError(f"bundled demo data is broken: {bad}")
+    return samples
+
+
+def run_demo(out: str | Path, quick: bool = False, progress: bool = True) -> Path:
+    """Run the demo into ``out``; returns the folder of the main report."""
     out = Path(out)
-    judge = load_judge(
-        build_tiny_judge("qwen2_5_vl", out / "judges" / "tiny-qwen2_5_vl"), protocol="viescore"
-    )
-    judge.generation = type(judge.generation)(max_new_tokens=16)
-    rows = []
-    for sample in demo_samples(2 if quick else 3):
-        output, trace = judge.diagnose(sample, fallback="last_prompt")
-        trace.save(out / "traces" / f"{sample.id}.safetensors")
-        src = float(trace.image_mass("source").mean())
-        edit = float(trace.image_mass("edited").mean())
-        rows.append({"sample_id": sample.id, "score": output.score, "errors": output.errors,
-                     "source_mass": src, "edited_mass": edit, "source_share": src / (src + edit)})  # fmt: skip
-        print(f"{sample.id}: source share {src / (src + edit):.3f} over {trace.num_layers} layers")
-    (out / "summary.json").write_text(json.dumps(rows, indent=2))
-    print("note: the full batch report arrives with the report issue; this demo runs capture end to end.")
-    return out
+    judge_dir = out / "judges" / f"tiny-{DEFAULT_FAMILY}"
+    if not (judge_dir / "config.json").exists():
+        build_tiny_judge(DEFAULT_FAMILY, judge_dir, layers=4)
+    judge = load_judge(judge_dir, protocol="viescore", generation=GenerationSettings(max_new_tokens=24),
+                       name=f"tiny-{DEFAULT_FAMILY}")  # fmt: skip
+    samples = demo_samples()[: 2 if quick else None]
+    options = RunOptions(queries="score", fallback="last_prompt", regions="auto", overlays=True)
+    runs = [out / "runs" / "base"]
+    result = run(judge, samples, runs[0], options, progress=progress)
+    print(f"base judge: {result.line()}")
+    try:
+        from ..judges.planted import planted
+    except ImportError:  # planted judges not available in this build
+        planted = None
+    if planted is not None:
+        for variant in DEMO_VARIANTS:
+            vj = planted(judge, variant)
+            runs.append(out / "runs" / variant)
+            print(f"{variant}: {run(vj, samples, runs[-1], options, progress=progress).line()}")
+        from .compare import compare_runs
+
+        cmp = compare_runs(runs, out / "compare")
+        print(f"comparison: {cmp}")
+    print(f"report: {runs[0] / 'report.html'}")
+    return runs[0]
