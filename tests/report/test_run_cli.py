@@ -137,6 +137,11 @@ def test_run_into_a_folder_of_another_judge_is_refused(tmp_path, full_run, datas
 def test_demo_quick(tmp_path):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--quick"]) == 0
     assert (tmp_path / "demo" / "runs" / "base" / "report.html").exists()
+    table = pd.read_csv(tmp_path / "demo" / "compare" / "comparison.csv")
+    assert set(table["reference"]) == {"tiny-qwen2_5_vl+source_blind"}
+    spot = table[table["judge"] == "tiny-qwen2_5_vl+spotlight"].set_index("metric")
+    for metric in ("source_share", "lift_edit"):
+        assert spot.loc[metric, "mean_diff"] > 0 and bool(spot.loc[metric, "excludes_zero"]), metric
 
 
 def test_calibrate_places_the_judge_between_blind_and_grounded(tmp_path, judge_dir):

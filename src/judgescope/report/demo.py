@@ -1,7 +1,7 @@
 """``judgescope demo``: the whole path, offline, on bundled edits and a tiny built-in judge.
 
-Runs ``run`` for the built-in judge and for its planted variants (when available), then ``compare``, and
-writes both reports. Takes well under two minutes on 2 CPU cores.
+Runs ``run`` for the built-in judge and for its planted ``source_blind`` and ``spotlight`` variants, then
+``compare`` with the source-blind judge as the reference, and writes both reports. Takes well under two minutes on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -9,8 +9,12 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+import pandas as pd
+
 from ..judges import GenerationSettings, load_judge
+from ..judges.planted import planted
 from ..judges.tiny import build_tiny_judge
+from .compare import compare_runs
 from .data import read_manifest
 from .runner import RunOptions, run
 
@@ -44,18 +48,21 @@ def run_demo(out: str | Path, quick: bool = False, progress: bool = True) -> Pat
     runs = [out / "runs" / "base"]
     result = run(judge, samples, runs[0], options, progress=progress)
     print(f"base judge: {result.line()}")
-    try:
-        from ..judges.planted import planted
-    except ImportError:  # planted judges not available in this build
-        planted = None
-    if planted is not None:
-        for variant in DEMO_VARIANTS:
-            vj = planted(judge, variant)
-            runs.append(out / "runs" / variant)
-            print(f"{variant}: {run(vj, samples, runs[-1], options, progress=progress).line()}")
-        from .compare import compare_runs
-
-        cmp = compare_runs(runs, out / "compare")
-        print(f"comparison: {cmp}")
+    for variant in DEMO_VARIANTS:
+        runs.append(out / "runs" / variant)
+        print(
+            f"{variant}: {run(planted(judge, variant), samples, runs[-1], options, progress=progress).line()}"
+        )
+    # The source-blind judge is the reference: the base judge and the grounded spotlight judge are each
+    # compared with true source neglect.
+    cmp = compare_runs([runs[1], runs[0], *runs[2:]], out / "compare")
+    table = pd.read_csv(cmp.parent / "comparison.csv")
+    key = table[table["metric"].isin(["source_share", "lift_edit"])]
+    print("\npaired differences against the source-blind judge (95 % bootstrap CI):")
+    for _, r in key.iterrows():
+        print(
+            f"  {r['judge']:<32} {r['metric']:<13} {r['mean_diff']:+.3f}  [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+        )
+    print(f"comparison: {cmp}")
     print(f"report: {runs[0] / 'report.html'}")
     return runs[0]
