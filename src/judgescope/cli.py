@@ -31,7 +31,7 @@ def _run(args) -> int:
     layers = [int(x) for x in args.layers.split(",")] if args.layers else None
     options = RunOptions(queries=args.queries, fallback=args.fallback or None, layers=layers, band=args.band,
                          regions=args.regions, save_traces=args.save_traces, overlays=not args.no_overlays,
-                         call=args.call)  # fmt: skip
+                         call=args.call, probes=_probes(args.probes), attribution=args.attribution)  # fmt: skip
     result = run(judge, samples, args.out, options, bad_rows=bad, retry_failed=args.retry_failed)
     print(result.line())
     print(f"report: {result.out / 'report.html'}")
@@ -51,6 +51,18 @@ def _calibrate(args) -> int:
     print(open(path).read())
     print(f"calibration written to {path}; comparison report: {path.parent / 'compare' / 'comparison.html'}")
     return 0
+
+
+def _probes(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    from .behaviour import PROBES
+
+    names = PROBES if text == "all" else tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [n for n in names if n not in PROBES]
+    if unknown:
+        raise SystemExit(f"unknown probes {unknown}; choose from {', '.join(PROBES)} or 'all'")
+    return names
 
 
 def _compare(args) -> int:
@@ -97,6 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dtype", default=None, help="e.g. bfloat16")
     r.add_argument("--max-new-tokens", type=int, default=512)
     r.add_argument("--planted", default=None, help="run a planted variant of the judge (source_blind, ...)")
+    r.add_argument(
+        "--probes",
+        default=None,
+        help="behavioural probes: 'all' or a comma list of identical, "
+        "blank_source, noise_source, knockout, swap",
+    )
+    r.add_argument(
+        "--attribution",
+        default=None,
+        choices=["input_x_gradient", "integrated_gradients"],
+        help="also attribute the score to image tokens and compare with attention",
+    )
     r.add_argument("--save-traces", action="store_true")
     r.add_argument("--no-overlays", action="store_true")
     r.add_argument("--retry-failed", action="store_true", help="redo samples that failed before")

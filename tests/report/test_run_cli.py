@@ -156,3 +156,30 @@ def test_calibrate_places_the_judge_between_blind_and_grounded(tmp_path, judge_d
     assert table.loc["lift_edit", "spotlight"] > 3 > table.loc["lift_edit", "judge"]
     assert 0 <= table.loc["lift_edit", "position"] < 0.5
     assert (out / "compare" / "comparison.html").exists()
+
+
+def test_probes_and_attribution_columns(tmp_path, judge_dir):
+    import numpy as np
+
+    from judgescope.report.demo import demo_manifest
+
+    lines = demo_manifest().read_text().splitlines()[:2]
+    manifest = tmp_path / "two.jsonl"
+    src = demo_manifest().parent
+    rows = [json.loads(x) for x in lines]
+    for r in rows:
+        for k in ("source", "edited", "mask"):
+            r[k] = str(src / r[k])
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "beyond"
+    args = _args(judge_dir, manifest, out, "--probes", "all", "--attribution", "input_x_gradient", "--no-overlays")
+    assert main(args) == 0
+    df = pd.read_csv(out / "metrics.csv")
+    assert (df["status"] == "ok").all()
+    for col in ("source_sensitivity", "probe_knockout_delta", "attr_source_share", "agree_spearman"):
+        assert col in df and np.isfinite(df[col]).all(), col
+    assert "Beyond attention" in (out / "report.html").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["source_sensitivity"]["n"] == 2
+    with pytest.raises(SystemExit, match="unknown probes"):
+        main(_args(judge_dir, manifest, out, "--probes", "nonsense"))

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .html import CSS, file_to_data_uri, fmt
 from .runner import SUMMARY_METRICS, _json_safe, write_atomic
-from .tables import load_records, metrics_frame, overlay_path
+from .tables import BEYOND_COLUMNS, load_records, metrics_frame, overlay_path
 
 # For each metric: does a higher value mean less collapse? (None: neither direction is "better".)
 LESS_COLLAPSE_IF_HIGHER = {
@@ -19,6 +19,7 @@ LESS_COLLAPSE_IF_HIGHER = {
     "entropy_norm_edit": True, "entropy_gap": False, "concentration_src": False, "concentration_edit": False,
     "correspondence": True, "sink_share": False, "lift_edit": True, "lift_src": True, "in_region_edit": True,
     "pointing_edit": True, "iou_edit": True, "auroc_edit": True, "image_share": None,
+    "source_sensitivity": True, "attr_source_share": True, "attr_lift_edit": True,
 }  # fmt: skip
 
 
@@ -62,7 +63,8 @@ def compare_runs(runs, out, metrics=None, n_boot: int = 2000, seed: int = 0) -> 
     frames = [metrics_frame(load_records(r)) for r in runs]
     frames = [f[f["status"] == "ok"] for f in frames]
     labels = [_label(r) for r in runs]
-    metrics = metrics or [m for m in SUMMARY_METRICS if all(m in f for f in frames)]
+    wanted = [*SUMMARY_METRICS, *BEYOND_COLUMNS]
+    metrics = metrics or [m for m in wanted if all(m in f and f[m].notna().any() for f in frames)]
     tables, payload = [], {"reference": labels[0], "runs": [str(r) for r in runs], "comparisons": []}
     ref = frames[0]
     for label, run, frame in zip(labels[1:], runs[1:], frames[1:]):

@@ -169,6 +169,12 @@ def write_report(out: Path, records: list[dict], df: pd.DataFrame, summary: dict
         )
         or "<tr><td colspan=3>none</td></tr>"
     )
+    beyond = "".join(
+        f"<tr><td><code>{k}</code></td><td class=num>{_ci(v)}</td></tr>"
+        for k, v in m.items()
+        if k.startswith(("source_sensitivity", "order_sensitivity", "probe_", "attr_", "agree_"))
+        and v.get("n")
+    )
     dist = _distributions(ok) if len(ok) else None
     curves = _layer_curves(out)
     cols = [c for c in ("sample_id", "score", "source_share", "entropy_norm_src", "entropy_norm_edit", "lift_edit",
@@ -186,9 +192,18 @@ def write_report(out: Path, records: list[dict], df: pd.DataFrame, summary: dict
 <p class=note>Means over samples with 95 % percentile-bootstrap confidence intervals. Definitions: docs/metrics.md.</p>
 <h2>Paper-style table (SpatialReward's four measures, judgescope's definitions)</h2>
 <table><tr><th>measure</th><th>column</th><th>better</th><th>mean [95% CI]</th></tr>{paper}</table>
+{
+        f"<h2>Beyond attention: probes and attribution</h2><p class=note>A judge that neglects the source has "
+        f"source_sensitivity and attr_source_share near 0 (docs/behaviour.md, docs/attribution.md).</p>"
+        f"<table><tr><th>measure</th><th>mean [95% CI]</th></tr>{beyond}</table>"
+        if beyond
+        else ""
+    }
 <h2>Verdicts</h2><table><tr><th>failure mode</th><th>samples</th></tr>{verdicts}</table>
 <h2>Distributions</h2>{f"<img alt='distributions' src='{dist}'>" if dist else "<p class=note>no data</p>"}
-<h2>Per layer (mean over samples)</h2>{f"<img alt='per-layer curves' src='{curves}'>" if curves else "<p class=note>no data</p>"}
+<h2>Per layer (mean over samples)</h2>{
+        f"<img alt='per-layer curves' src='{curves}'>" if curves else "<p class=note>no data</p>"
+    }
 <h2>Worst collapse (lowest source share)</h2>{_sample_gallery(out, ok, "source_share", True)}
 <h2>Best grounded (highest lift in the edit region)</h2>{_sample_gallery(out, ok, "lift_edit", False)}
 <h2>All samples</h2>{table}

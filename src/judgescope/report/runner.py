@@ -47,6 +47,9 @@ class RunOptions:
         regions: ``"auto"`` (dataset mask, else pixel difference), ``"diff"``, ``"boxes"`` (the judge's
             predicted boxes), ``"dataset"``, or ``"none"``.
         save_traces, overlays: write traces / overlay PNGs per sample.
+        probes: behavioural probes to run (see :mod:`judgescope.behaviour`), e.g. ``("identical", "knockout")``.
+        attribution: an attribution method (``"input_x_gradient"``, ``"integrated_gradients"``) to compare with
+            attention (see :mod:`judgescope.attribution`).
     """
 
     queries: str = "score"
@@ -57,6 +60,8 @@ class RunOptions:
     save_traces: bool = False
     overlays: bool = True
     call: str | None = None
+    probes: tuple[str, ...] = ()
+    attribution: str | None = None
 
 
 @dataclass
@@ -154,6 +159,7 @@ def process_sample(judge, sample: Sample, options: RunOptions, out: Path) -> dic
     if options.overlays:
         _save_overlay(trace, images, regions, output, call, out / "overlays" / f"{name}.png")
     per_layer = diag.per_layer.reset_index().to_dict(orient="records")
+    extra = beyond_attention(judge, sample, output, trace, regions, options, call)
     return {
         "sample_id": sample.id,
         "status": "ok",
@@ -172,8 +178,39 @@ def process_sample(judge, sample: Sample, options: RunOptions, out: Path) -> dic
         "summary": diag.summary,
         "reasons": {k: v for k, v in diag.reasons.items() if v},
         "per_layer": per_layer,
+        "extra": extra,
         "line": sample.meta.get("line"),
     }
+
+
+ATTRIBUTION_COLUMNS = ("source_share", "entropy_norm_src", "entropy_norm_edit", "lift_edit", "correspondence")
+
+
+def beyond_attention(
+    judge, sample, output, trace, regions, options: RunOptions, call: str
+) -> dict[str, float]:
+    """Flat columns from behavioural probes and attribution (empty when neither is asked for).
+
+    Attribution columns: ``attr_<metric>`` (the same metrics computed on the attribution map) and the
+    agreement between attention and attribution (``agree_*``); probe columns: ``probe_*`` and
+    ``source_sensitivity`` (see docs/behaviour.md).
+    """
+    extra: dict[str, float] = {}
+    if options.attribution:
+        from ..attribution import agreement, attribute
+        from ..metrics import diagnose
+
+        attr = attribute(judge, sample, method=options.attribution, call=call, output=output)
+        summary = diagnose(attr, regions=regions).summary
+        extra.update({f"attr_{m}": summary.get(m, float("nan")) for m in ATTRIBUTION_COLUMNS})
+        extra.update(agreement(trace, attr))
+    if options.probes:
+        from ..behaviour import probe_sample
+
+        extra.update(
+            probe_sample(judge, sample, probes=tuple(options.probes), output=output, call=call).summary()
+        )
+    return extra
 
 
 def _band(band, layers):

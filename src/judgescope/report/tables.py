@@ -12,6 +12,9 @@ from .runner import SUMMARY_METRICS, _json_safe, safe_name, write_atomic
 
 BASE_COLUMNS = ["sample_id", "judge", "protocol", "planted", "status", "score", "error", "label", "region_source",
                 "query_fallback"]  # fmt: skip
+# Columns added by probes and attribution, summarised and compared when present.
+BEYOND_COLUMNS = ["source_sensitivity", "order_sensitivity", "probe_knockout_delta", "probe_identical_delta",
+                  "attr_source_share", "attr_lift_edit", "agree_spearman", "agree_topk_overlap"]  # fmt: skip
 PAPER_TABLE = [  # (paper's name, our column, better)
     ("entropy difference |dH| (nats)", "entropy_gap", "lower"),
     ("source entropy H_src (nats)", "entropy_src", "higher"),
@@ -43,12 +46,14 @@ def metrics_frame(records: list[dict]) -> pd.DataFrame:
         for m in SUMMARY_METRICS:
             row[m] = summary.get(m)
         row["verdict"] = r.get("verdict", "")
+        for m, v in (r.get("extra") or {}).items():
+            row[m] = v
         for m, v in summary.items():
             if m not in row:
                 row[m] = v
         rows.append(row)
     df = pd.DataFrame(rows)
-    for m in SUMMARY_METRICS:
+    for m in (*SUMMARY_METRICS, *BEYOND_COLUMNS):
         if m in df:
             df[m] = pd.to_numeric(df[m], errors="coerce")
     return df
@@ -102,7 +107,7 @@ def build_tables(out: Path) -> dict:
             if r.get("status") == "failed"
         ],  # fmt: skip
     }
-    for m in SUMMARY_METRICS:
+    for m in (*SUMMARY_METRICS, *BEYOND_COLUMNS):
         if m in ok:
             mean, lo, hi, n = bootstrap_ci(ok[m].tolist())
             summary["metrics"][m] = {"mean": mean, "ci_low": lo, "ci_high": hi, "n": n}
