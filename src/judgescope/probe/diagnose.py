@@ -7,6 +7,7 @@ import torch
 
 from ..errors import CaptureError
 from ..hooks.capture import BiasFn, capture_attention
+from ..hooks.norms import record_hidden_norms
 from .queries import resolve_queries
 from .trace import Trace
 
@@ -80,8 +81,14 @@ def diagnose_sample(
     prepared = judge.prepare(sample, call)
     inputs = judge.sequence_inputs(prepared, result.generated_ids)
     bias = _sum_bias(judge.edit_bias(prepared), bias)
-    with torch.no_grad(), capture_attention(judge.model, positions, layers, bias=bias) as cap:
+    with (
+        torch.no_grad(),
+        capture_attention(judge.model, positions, layers, bias=bias) as cap,
+        record_hidden_norms(judge.model) as norms,
+    ):
         judge.model(**inputs)
+    # Per-token max norm over layers: the metrics' sink detector reads it (massive activations).
+    meta["hidden_norms"] = [round(float(x), 4) for x in norms.max_over_layers]
     ids = inputs["input_ids"][0].tolist()
     tokens = tuple(judge.tokenizer.decode([t], skip_special_tokens=False) for t in ids)
     image_pos = {p for s in prepared.images for p in s.positions}
