@@ -6,9 +6,13 @@ import functools
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from torch import nn
 
+from judgescope.judges import GenerationSettings, Judge
 from judgescope.judges.tiny import FAMILIES, build_tiny_model_and_processor
+from judgescope.sample import Sample
 
 QWEN = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 
@@ -47,3 +51,27 @@ def tiny_judge_dir(tmp_path_factory):
     from judgescope.judges.tiny import build_tiny_judge
 
     return build_tiny_judge("qwen2_5_vl", tmp_path_factory.mktemp("judges") / "tiny-qwen2_5_vl")
+
+
+# Judges and a sample shared by the attribution and behaviour tests.
+@pytest.fixture(scope="module")
+def qwen(tiny_model):
+    return tiny_model("qwen2_5_vl", 2)
+
+
+@pytest.fixture(scope="module")
+def vie(qwen):
+    model, processor = qwen
+    return Judge(model, processor, "viescore", generation=GenerationSettings(max_new_tokens=6))
+
+
+@pytest.fixture(scope="module")
+def value_judge(qwen):
+    model, processor = qwen
+    torch.manual_seed(3)
+    return Judge(model, processor, "valuehead", value_head=nn.Linear(model.config.text_config.hidden_size, 1))
+
+
+@pytest.fixture(scope="module")
+def sample(make_image):
+    return Sample("s1", make_image(84, 56, 0), make_image(84, 56, 1), "make the sky red")

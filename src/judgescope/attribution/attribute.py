@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import JudgescopeError
-from ..probe.diagnose import default_call
+from ..probe.diagnose import default_call, token_layout
 from ..probe.trace import Trace
 from .embeds import batched, decoder_call
 
@@ -151,10 +151,7 @@ def attribute(judge, sample, method: str = "input_x_gradient", call: str | None 
     weights = torch.zeros(keys)
     weights[: values.numel()] = values.cpu()
     ids = prepared.inputs["input_ids"][0].tolist() + response_ids
-    tokens = tuple(judge.tokenizer.decode([t], skip_special_tokens=False) for t in ids)
-    image_pos = {p for s in prepared.images for p in s.positions}
-    groups = {"prompt": tuple(p for p in range(n) if p not in image_pos)}
-    groups.update({role: tuple(pos) for role, pos in roles.items()})
+    tokens, groups = token_layout(judge.tokenizer, ids, prepared, roles)
     meta.update(judge.meta)
     return Trace(
         attention=weights.reshape(1, 1, 1, keys),

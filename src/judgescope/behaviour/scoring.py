@@ -1,7 +1,7 @@
 """One number per forward pass: the logit score or the value-head reward, with attention edits applied.
 
 Every forward pass here runs with the judge's own attention edit (planted judges) plus an optional extra
-bias (knockout), summed; a planted edit's context (e.g. tempered attention scaling) is entered too.
+bias (knockout), combined with :func:`judgescope.hooks.combine_biases`.
 """
 
 from __future__ import annotations
@@ -13,32 +13,16 @@ from contextlib import ExitStack, nullcontext
 import torch
 
 from ..errors import JudgescopeError
-from ..hooks.capture import BiasFn, capture_attention
+from ..hooks.capture import BiasFn, capture_attention, combine_biases
 from .readout import Readout
 
 KNOCKOUT_MODES = ("score", "text", "all")
 
 
-def sum_bias(a: BiasFn | None, b: BiasFn | None) -> BiasFn | None:
-    """Both additive biases (None when neither applies)."""
-    if a is None or b is None:
-        return a or b
-
-    def both(*args):
-        x, y = a(*args), b(*args)
-        return y if x is None else x if y is None else x + y
-
-    return both
-
-
 def edited_forward(judge, prepared, extra: BiasFn | None = None) -> ExitStack:
-    """Context for forward passes of ``judge`` on ``prepared``: the judge's attention edit (and its context)
-    plus ``extra``."""
-    bias = sum_bias(judge.edit_bias(prepared), extra)
+    """Context for forward passes of ``judge`` on ``prepared``: the judge's attention edit plus ``extra``."""
+    bias = combine_biases(judge.edit_bias(prepared), extra)
     stack = ExitStack()
-    edit = judge.attention_edit
-    if edit is not None and hasattr(edit, "context"):
-        stack.enter_context(edit.context(judge.model))
     stack.enter_context(capture_attention(judge.model, (), bias=bias) if bias is not None else nullcontext())
     return stack
 

@@ -1,5 +1,5 @@
 """Capture attention inside a model's forward pass, exactly, for the query rows that matter."""
 
-from .capture import AttentionCapture, attention_rows, capture_attention
+from .capture import AttentionCapture, attention_rows, capture_attention, combine_biases
 
-__all__ = ["AttentionCapture", "attention_rows", "capture_attention"]
+__all__ = ["AttentionCapture", "attention_rows", "capture_attention", "combine_biases"]

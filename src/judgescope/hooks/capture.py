@@ -35,6 +35,29 @@ from ..judges.families import text_attention_modules
 BiasFn = Callable[[int, nn.Module, torch.Tensor, int, torch.device], "torch.Tensor | None"]
 
 
+def combine_biases(*biases: BiasFn | None) -> BiasFn | None:
+    """One bias function applying every given one (None when none applies): biases add, logit scales multiply."""
+    fns = [b for b in biases if b is not None]
+    if len(fns) <= 1:
+        return fns[0] if fns else None
+
+    def combined(*args):
+        parts = [x for x in (f(*args) for f in fns) if x is not None]
+        return sum(parts[1:], parts[0]) if parts else None
+
+    scales = [f.logit_scale for f in fns if getattr(f, "logit_scale", None) is not None]
+    if scales:
+
+        def logit_scale(layer, module):
+            out = 1.0
+            for f in scales:
+                out *= float(f(layer, module))
+            return out
+
+        combined.logit_scale = logit_scale
+    return combined
+
+
 @dataclass
 class AttentionCapture:
     """What :func:`capture_attention` recorded.

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..errors import CaptureError
-from ..hooks.capture import BiasFn, capture_attention
+from ..hooks.capture import BiasFn, capture_attention, combine_biases
 from ..hooks.norms import record_hidden_norms
 from .queries import resolve_queries
 from .trace import Trace
 
 
-def _sum_bias(a: BiasFn | None, b: BiasFn | None) -> BiasFn | None:
-    if a is None or b is None:
-        return a or b
-
-    def both(*args):
-        x, y = a(*args), b(*args)
-        return y if x is None else x if y is None else x + y
-
-    scales = [f.logit_scale for f in (a, b) if getattr(f, "logit_scale", None) is not None]
-    if scales:
-        both.logit_scale = lambda layer, module: float(np.prod([f(layer, module) for f in scales]))
-    return both
+def token_layout(tokenizer, ids, prepared, roles) -> tuple[tuple[str, ...], dict[str, tuple[int, ...]]]:
+    """``(tokens, groups)`` of a Trace: each token's text, and the non-image groups (``"prompt"`` = prompt
+    tokens outside every image grid, plus one group per answer role, e.g. ``"score"``)."""
+    tokens = tuple(tokenizer.decode([t], skip_special_tokens=False) for t in ids)
+    image_pos = {p for s in prepared.images for p in s.positions}
+    groups = {"prompt": tuple(p for p in range(prepared.prompt_len) if p not in image_pos)}
+    groups.update({role: tuple(pos) for role, pos in roles.items()})
+    return tokens, groups
 
 
 def default_call(protocol) -> str:
@@ -80,7 +75,7 @@ def diagnose_sample(
         meta["query_fallback"] = fallback
     prepared = judge.prepare(sample, call)
     inputs = judge.sequence_inputs(prepared, result.generated_ids)
-    bias = _sum_bias(judge.edit_bias(prepared), bias)
+    bias = combine_biases(judge.edit_bias(prepared), bias)
     with (
         torch.no_grad(),
         capture_attention(judge.model, positions, layers, bias=bias) as cap,
@@ -89,12 +84,7 @@ def diagnose_sample(
         judge.model(**inputs)
     # Per-token max norm over layers: the metrics' sink detector reads it (massive activations).
     meta["hidden_norms"] = [round(float(x), 4) for x in norms.max_over_layers]
-    ids = inputs["input_ids"][0].tolist()
-    tokens = tuple(judge.tokenizer.decode([t], skip_special_tokens=False) for t in ids)
-    image_pos = {p for s in prepared.images for p in s.positions}
-    groups = {"prompt": tuple(p for p in range(prepared.prompt_len) if p not in image_pos)}
-    for role, pos in result.roles.items():
-        groups[role] = tuple(pos)
+    tokens, groups = token_layout(judge.tokenizer, inputs["input_ids"][0].tolist(), prepared, result.roles)
     meta.update(judge.meta)
     trace = Trace(
         attention=cap.attention,
