@@ -28,6 +28,8 @@ def test_diagnose_score_rows(judge, sample, tmp_path):
     assert trace.num_layers == 2 and trace.num_heads == 4
     assert torch.allclose(trace.attention.sum(-1), torch.ones(1), atol=1e-5)
     assert trace.image_map("source").shape[-2:] == trace.image("source").grid
+    instr = "".join(trace.tokens[p] for p in trace.groups["instruction"])
+    assert instr.strip() == "make the sky red"
     assert trace.meta["call"] == "sc" and trace.meta["scores"] == {"success": 7.0, "over_editing": 8.0}
     # Round trip through the file format.
     back = Trace.load(trace.save(tmp_path / "t.safetensors"))

@@ -172,7 +172,9 @@ def test_probes_and_attribution_columns(tmp_path, judge_dir):
             r[k] = str(src / r[k])
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "beyond"
-    args = _args(judge_dir, manifest, out, "--probes", "all", "--attribution", "input_x_gradient", "--no-overlays")
+    args = _args(
+        judge_dir, manifest, out, "--probes", "all", "--attribution", "input_x_gradient", "--no-overlays"
+    )
     assert main(args) == 0
     df = pd.read_csv(out / "metrics.csv")
     assert (df["status"] == "ok").all()

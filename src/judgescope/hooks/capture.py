@@ -69,8 +69,21 @@ class AttentionCapture:
 
     layers: tuple[int, ...]
     queries: tuple[int, ...]
-    _rows: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict, repr=False)
+    # (layer, position) -> (block [B, H, n, K] on the host, index into n); one block per attention call.
+    _rows: dict[tuple[int, int], tuple[torch.Tensor, int]] = field(default_factory=dict, repr=False)
     calls: int = 0
+    _pending_cuda: bool = field(default=False, repr=False)
+
+    def _store(self, layer: int, positions: list[int], probs: torch.Tensor) -> None:
+        # One device-to-host copy per layer call; asynchronous on CUDA (synchronised before reading).
+        if probs.is_cuda:
+            host = torch.empty(probs.shape, dtype=probs.dtype, pin_memory=True)
+            host.copy_(probs, non_blocking=True)
+            self._pending_cuda = True
+        else:
+            host = probs
+        for i, pos in enumerate(positions):
+            self._rows[(layer, pos)] = (host, i)
 
     @property
     def attention_batched(self) -> torch.Tensor:
@@ -83,13 +96,16 @@ class AttentionCapture:
                 f"no attention recorded for query positions {queries[:10]} in layers {layers[:10]}: "
                 f"the forward pass(es) inside the capture block never reached them ({self.calls} attention calls)"
             )
-        keys = max(r.shape[-1] for r in self._rows.values())
-        first = next(iter(self._rows.values()))
+        if self._pending_cuda:
+            torch.cuda.synchronize()
+            self._pending_cuda = False
+        keys = max(block.shape[-1] for block, _ in self._rows.values())
+        first, _ = next(iter(self._rows.values()))
         out = torch.zeros(first.shape[0], len(self.layers), first.shape[1], len(self.queries), keys)
         for li, layer in enumerate(self.layers):
             for qi, q in enumerate(self.queries):
-                row = self._rows[(layer, q)]
-                out[:, li, :, qi, : row.shape[-1]] = row
+                block, i = self._rows[(layer, q)]
+                out[:, li, :, qi, : block.shape[-1]] = block[:, :, i]
         return out
 
     @property
@@ -162,13 +178,15 @@ def attention_rows(
     b, hq, _, d = query.shape
     hkv, k_len = key.shape[1], key.shape[2]
     groups = hq // hkv
-    q = query[:, :, rows].to(torch.float32).reshape(b, hkv, groups, rows.numel(), d)
-    scores = torch.einsum("bkgnd,bktd->bkgnt", q, key.to(torch.float32)).reshape(b, hq, rows.numel(), k_len)
-    scores = scores * (scaling if scaling is not None else d**-0.5)
+    n = rows.numel()
+    # Query heads of one key head side by side: one matmul per key head, no repeated keys.
+    q = query[:, :, rows].to(torch.float32).reshape(b, hkv, groups * n, d)
+    scores = torch.matmul(q, key.to(torch.float32).transpose(-1, -2)).reshape(b, hq, n, k_len)
+    scores.mul_(scaling if scaling is not None else d**-0.5)
     if softcap:
-        scores = torch.tanh(scores / softcap) * softcap
-    scores = scores + mask_rows
-    return torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)
+        scores = torch.tanh(scores / softcap).mul_(softcap)
+    scores.add_(mask_rows)
+    return torch.nan_to_num_(torch.softmax(scores, dim=-1), nan=0.0)
 
 
 def _full_mask(attention_mask, q_len, key_len, offset, sliding_window, device, dtype):
@@ -219,6 +237,7 @@ def capture_attention(
     target = {id(modules[layer]): layer for layer in chosen}
     cap = AttentionCapture(layers=tuple(chosen), queries=queries)
     q_tensor = torch.tensor(queries)
+    on_device: dict[torch.device, torch.Tensor] = {}
 
     impls = {getattr(m.config, "_attn_implementation", None) or "eager" for m in modules}
     if len(impls) != 1:
@@ -270,14 +289,15 @@ def capture_attention(
         local = (q_tensor >= offset) & (q_tensor < key_len)
         if local.any():
             abs_pos = q_tensor[local]
-            rows = (abs_pos - offset).to(query.device)
-            mrows = _expand_mask_rows(
-                attention_mask, rows, abs_pos.to(query.device), key_len, sliding, query.device
-            )
+            if local.all():  # the usual single forward: reuse the positions already on the device
+                abs_dev = on_device.setdefault(query.device, q_tensor.to(query.device))
+            else:
+                abs_dev = abs_pos.to(query.device)
+            rows = abs_dev - offset
+            mrows = _expand_mask_rows(attention_mask, rows, abs_dev, key_len, sliding, query.device)
             probs = attention_rows(query.detach(), key.detach(), rows, mrows, kwargs.get("scaling"),
                                    kwargs.get("softcap"))  # fmt: skip
-            for i, pos in enumerate(abs_pos.tolist()):
-                cap._rows[(layer, pos)] = probs[:, :, i].cpu()
+            cap._store(layer, abs_pos.tolist(), probs)
         return out
 
     mapping[impl] = wrapper

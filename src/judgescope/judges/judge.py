@@ -17,7 +17,7 @@ from ..spans import ImageSpan
 from .boxes import Box, box_to_pixels, default_box_convention
 from .families import Family, family_of, locate_images
 from .protocols import Call, Parsed, Protocol, get_protocol
-from .tokens import char_spans_to_positions, token_char_offsets
+from .tokens import char_spans_to_positions, find_subsequence, token_char_offsets
 from .value_head import load_value_head
 
 
@@ -50,12 +50,14 @@ class Prepared:
         inputs: the processor's output for a batch of one (``input_ids`` ``[1, T]`` ...).
         images: the image spans of the prompt, in input order.
         prompt_len: ``T``, the number of prompt tokens (a reward token included for value-head calls).
+        instruction: positions of the instruction's tokens in the prompt (empty if not found verbatim).
     """
 
     call: Call
     inputs: Any
     images: tuple[ImageSpan, ...]
     prompt_len: int
+    instruction: tuple[int, ...] = ()
 
 
 @dataclass
@@ -195,7 +197,8 @@ class Judge:
             self.model.config,
         )  # fmt: skip
         inputs = inputs.to(self.device)
-        return Prepared(call, inputs, spans, int(input_ids.shape[0]))
+        where = find_subsequence(input_ids.tolist(), self.tokenizer, sample.instruction.strip())
+        return Prepared(call, inputs, spans, int(input_ids.shape[0]), tuple(where))
 
     @property
     def device(self) -> torch.device:

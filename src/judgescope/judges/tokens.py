@@ -32,3 +32,21 @@ def char_spans_to_positions(
             if a < e and b > s:
                 out.add(i)
     return sorted(out)
+
+
+def find_subsequence(ids: Sequence[int], tokenizer, text: str) -> list[int]:
+    """Positions of ``text``'s tokens inside ``ids`` (the last occurrence), or ``[]`` when not found.
+
+    Tries the text as tokenized alone and with a leading space, since BPE merges a preceding space into the
+    first token. Used to locate the instruction inside a prompt.
+    """
+    ids = list(ids)
+    for variant in (text, " " + text):
+        sub = tokenizer(variant, add_special_tokens=False)["input_ids"]
+        n = len(sub)
+        if not n:
+            continue
+        for start in range(len(ids) - n, -1, -1):
+            if ids[start : start + n] == sub:
+                return list(range(start, start + n))
+    return []

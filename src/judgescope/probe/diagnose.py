@@ -13,10 +13,13 @@ from .trace import Trace
 
 def token_layout(tokenizer, ids, prepared, roles) -> tuple[tuple[str, ...], dict[str, tuple[int, ...]]]:
     """``(tokens, groups)`` of a Trace: each token's text, and the non-image groups (``"prompt"`` = prompt
-    tokens outside every image grid, plus one group per answer role, e.g. ``"score"``)."""
+    tokens outside every image grid, ``"instruction"`` = the instruction's tokens when found, plus one group
+    per answer role, e.g. ``"score"``)."""
     tokens = tuple(tokenizer.decode([t], skip_special_tokens=False) for t in ids)
     image_pos = {p for s in prepared.images for p in s.positions}
     groups = {"prompt": tuple(p for p in range(prepared.prompt_len) if p not in image_pos)}
+    if getattr(prepared, "instruction", ()):
+        groups["instruction"] = tuple(prepared.instruction)
     groups.update({role: tuple(pos) for role, pos in roles.items()})
     return tokens, groups
 
