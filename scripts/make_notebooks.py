@@ -60,16 +60,25 @@ NOTEBOOKS = {
         ),
         ("code", "viz.layer_profile(trace, mask=regions['edited'].mask)"),
         ("code", "viz.head_grid(trace, image='source', mode='share')"),
-        ("md", "## Beyond attention\n\nAttention is not explanation. A judge that truly neglects the source also "
-               "draws little gradient attribution from it, and barely changes its score when the source changes. "
-               "`attribute` gives an attribution map on the same token grids (so every metric and overlay works "
-               "on it); `probe_sample` scores the sample under controlled changes of the source."),
-        ("code", "from judgescope.attribution import agreement, attribute\n\n"
-                 "attr = attribute(judge, sample, method='input_x_gradient', output=output)\n"
-                 "print(agreement(trace, attr))\nviz.overlay(attr, images, mask={k: r.mask for k, r in regions.items()})"),
-        ("code", "from judgescope.behaviour import probe_sample\n\n"
-                 "probes = probe_sample(judge, sample, output=output)\n"
-                 "{k: round(v, 3) for k, v in probes.summary().items() if k.endswith('_delta') or 'sensitivity' in k}"),
+        (
+            "md",
+            "## Beyond attention\n\nAttention is not explanation. A judge that truly neglects the source also "
+            "draws little gradient attribution from it, and barely changes its score when the source changes. "
+            "`attribute` gives an attribution map on the same token grids (so every metric and overlay works "
+            "on it); `probe_sample` scores the sample under controlled changes of the source.",
+        ),
+        (
+            "code",
+            "from judgescope.attribution import agreement, attribute\n\n"
+            "attr = attribute(judge, sample, method='input_x_gradient', output=output)\n"
+            "print(agreement(trace, attr))\nviz.overlay(attr, images, mask={k: r.mask for k, r in regions.items()})",
+        ),
+        (
+            "code",
+            "from judgescope.behaviour import probe_sample\n\n"
+            "probes = probe_sample(judge, sample, output=output)\n"
+            "{k: round(v, 3) for k, v in probes.summary().items() if k.endswith('_delta') or 'sensitivity' in k}",
+        ),
         ("md", "## Interactive explorer\n\nPick the layer, head, query row and normalisation."),
         ("code", "viz.explore(trace, images, mask={k: r.mask for k, r in regions.items()})"),
     ],

@@ -106,37 +106,18 @@ def as_coverage(c, n_tokens: int | None = None) -> torch.Tensor:
     return t.clamp(0.0, 1.0)
 
 
-def sort_with_labels(
-    q: torch.Tensor, label: torch.Tensor | None, has_dropped: bool = True
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Sort rows of ``q`` ``[..., N]`` ascending, carrying a bool ``label`` (broadcastable) along.
+#: A scan over rows handles blocks of about this many elements: temporaries of ~1 MB are recycled by the
+#: allocator, where whole-batch temporaries (tens of MB) are page-faulted in afresh each time, which costs
+#: more than the arithmetic on them.
+BLOCK_ELEMENTS = 1 << 18
 
-    Returns ``(values, labels)`` in ascending order; inside a group of equal values, unlabelled entries come
-    first. float32 rows with values in [-1, 1] (p, or -1 for dropped tokens) are sorted as one int32 key
-    (value bits << 1 | label; numpy's SIMD sort is several times faster than an argsort), other rows with a
-    lexicographic argsort. ``has_dropped=False`` promises that no entry is negative (skips a scan).
-    """
-    qn = q.detach().cpu().numpy()
-    if label is None:
-        return torch.from_numpy(np.sort(qn, axis=-1)), None
-    lab = np.broadcast_to(label.numpy(), qn.shape)
-    if qn.dtype == np.float32:
-        dropped = qn < 0 if has_dropped else None
-        any_dropped = has_dropped and bool(dropped.any())
-        key = qn.view(np.int32) << 1  # p in [0, ~1]: the bits of a non-negative float sort like the float
-        key |= lab
-        if any_dropped:
-            key[dropped] = -2
-        key.sort(axis=-1)
-        vals = (key >> 1).view(np.float32)
-        if any_dropped:
-            vals[key < 0] = -1.0
-        return torch.from_numpy(vals), torch.from_numpy(key & 1).bool()
-    order = np.lexsort((lab, qn), axis=-1)
-    return (
-        torch.from_numpy(np.take_along_axis(qn, order, -1)),
-        torch.from_numpy(np.take_along_axis(lab, order, -1)),
-    )
+
+def _rows(t: torch.Tensor, lead: tuple[int, ...]) -> torch.Tensor:
+    """``t`` (broadcastable to ``[*lead, X]``) as ``[R, X]`` rows, or as ``[X]`` when it is the same for all
+    rows (then nothing is expanded)."""
+    if t.ndim <= 1 or all(s == 1 for s in t.shape[:-1]):
+        return t.reshape(-1)
+    return torch.broadcast_to(t, (*lead, t.shape[-1])).reshape(-1, t.shape[-1])
 
 
 class Dist:
@@ -149,67 +130,77 @@ class Dist:
             their number.
         label: optional bool ``[N]`` (broadcastable) region labels, carried through the sort for grounding.
         check: validate ``w`` (skip when the caller already did).
+        region: optional coverage ``[N]`` for ``in_region`` (sum p c), computed in the same scan.
 
-    Attributes: ``p`` (``[..., N]``, 0 on dropped tokens; float32 for float32 input), ``q`` (``p`` with -1 on
-    dropped tokens so that they sort first), ``keep`` (bool, broadcastable, not expanded; None = all kept),
-    ``label`` (labels of kept tokens or None), ``n`` (float64 kept tokens per row, ``[...]``), ``mass``
-    (float64 kept weight per row), ``zero`` (rows with no mass), and the lazily computed ascending sort.
+    Attributes: ``keep`` (bool, broadcastable, not expanded; None = all kept), ``label`` (labels of kept
+    tokens or None), ``n`` (float64 kept tokens per row, ``[...]``), ``mass`` (float64 kept weight per row),
+    ``zero`` (rows with no mass), ``memo`` (results reused across passes). p itself is never stored whole:
+    :meth:`p_block` gives it for a block of rows (see :data:`BLOCK_ELEMENTS`).
     """
 
-    def __init__(self, w, keep=None, label=None, check: bool = True):
+    def __init__(self, w, keep=None, label=None, check: bool = True, region=None):
         w = as_weights(w, check=check)
         if w.ndim < 1 or w.shape[-1] == 0:
             raise ValueError(f"weights must be [..., N] with N >= 1, got shape {tuple(w.shape)}")
-        n_tok = w.shape[-1]
+        n_tok, lead = w.shape[-1], tuple(w.shape[:-1])
         if keep is not None:
             keep = torch.as_tensor(keep, dtype=torch.bool)
             if bool(keep.all()):
                 keep = None
         self.keep = keep
-        if keep is not None:
-            w = w.masked_fill(~keep, 0.0)
-        self.mass = w.sum(-1).double()  # float32 pairwise sums: ~1e-7 relative, 10x faster than float64
+        self.w2 = w.reshape(-1, n_tok)  # [R, N]; a view for slices of a trace
+        if keep is None:
+            self.cols = self.keep2 = None
+            self.mass = w.sum(-1).double()  # float32 pairwise sums: ~1e-7 relative, 10x faster than float64
+        else:
+            self.cols = torch.nonzero((~keep).reshape(-1, n_tok).any(0)).flatten()  # tokens dropped somewhere
+            self.keep2 = _rows(keep[..., self.cols], lead)  # [R or 1, dropped cols]
+            step = max(1, BLOCK_ELEMENTS // n_tok)
+            self.mass = _kept_mass(self.w2, self.keep2, self.cols, step).reshape(lead)
         self.zero = self.mass <= EPS_MASS
-        self.p = w / torch.where(self.zero, 1.0, self.mass).to(w.dtype).unsqueeze(-1)
-        self.q = self.p if keep is None else self.p.masked_fill(~keep, -1.0)
+        self.den2 = torch.where(self.zero, 1.0, self.mass).to(w.dtype).reshape(-1, 1)
         kept = torch.tensor(float(n_tok), dtype=torch.float64) if keep is None else keep.sum(-1).double()
         self.n = torch.broadcast_to(kept, self.mass.shape)
         if label is not None:
             label = torch.as_tensor(label, dtype=torch.bool)
             label = label if keep is None else label & keep
         self.label = label
-        self._sort: tuple[torch.Tensor, torch.Tensor | None] | None = None
-        self._first: torch.Tensor | None | bool = False
+        self.region = None if region is None else torch.as_tensor(region).to(w.dtype).reshape(-1)
         self.memo: dict = {}  # metric results computed from this distribution, reused across passes
 
     @property
     def num_tokens(self) -> int:
-        return self.p.shape[-1]
+        return self.w2.shape[-1]
 
     @property
-    def sorted_asc(self) -> torch.Tensor:
-        """``q`` sorted ascending along the last dim (dropped tokens, -1, first)."""
-        if self._sort is None:
-            self._sort = sort_with_labels(self.q, self.label, has_dropped=self.keep is not None)
-        return self._sort[0]
+    def dtype(self) -> torch.dtype:
+        return self.w2.dtype
 
-    @property
-    def sorted_label(self) -> torch.Tensor | None:
-        """Labels in the order of :attr:`sorted_asc` (unlabelled first among equal values)."""
-        self.sorted_asc  # noqa: B018 - computes the sort
-        return self._sort[1]
+    def blocks(self, n_tokens: int | None = None):
+        """Row ranges ``(r0, r1)`` over the flattened rows, each about :data:`BLOCK_ELEMENTS` elements."""
+        rows, step = self.w2.shape[0], max(1, BLOCK_ELEMENTS // (n_tokens or self.num_tokens))
+        return [(r0, min(r0 + step, rows)) for r0 in range(0, rows, step)]
 
-    @property
-    def group_first(self) -> torch.Tensor | None:
-        """int64 ``[..., N]``: first sorted position of each position's group of equal values, or None when no
-        row has ties among kept tokens (every position is its own group)."""
-        if self._first is False:
-            s = self.sorted_asc
-            same = (s[..., 1:] == s[..., :-1]) & (s[..., 1:] >= 0)
-            if not bool(same.any()):
-                self._first = None
-            else:
-                pos = torch.arange(s.shape[-1]).expand(s.shape)
-                new = torch.cat([torch.ones_like(same[..., :1]), ~same], -1)
-                self._first = torch.where(new, pos, 0).cummax(-1).values
-        return self._first
+    def p_block(self, r0: int, r1: int) -> torch.Tensor:
+        """p of flattened rows ``r0:r1``, ``[r1 - r0, N]`` (a fresh tensor; 0 on dropped tokens)."""
+        p = self.w2[r0:r1] / self.den2[r0:r1]
+        if self.cols is not None:
+            k = self.keep2 if self.keep2.ndim == 1 else self.keep2[r0:r1]
+            p[:, self.cols] = torch.where(k, p[:, self.cols], 0.0)
+        return p
+
+
+def _kept_mass(w2: torch.Tensor, keep2: torch.Tensor, cols: torch.Tensor, step: int) -> torch.Tensor:
+    """float64 ``[R]`` weight of the kept tokens of rows ``w2`` ``[R, N]``; ``keep2`` ``[R or 1, len(cols)]``
+    flags the kept ones among ``cols``, the tokens dropped in some row.
+
+    Summed per block of ``step`` rows over a copy with the dropped weights zeroed (the same float32 sums as a
+    masked copy of the whole batch, without its page faults).
+    """
+    mass = torch.empty(w2.shape[0], dtype=torch.float64)
+    for r0 in range(0, w2.shape[0], step):
+        r1 = min(r0 + step, w2.shape[0])
+        wb = w2[r0:r1].clone()
+        wb[:, cols] = torch.where(keep2 if keep2.ndim == 1 else keep2[r0:r1], wb[:, cols], 0.0)
+        mass[r0:r1] = wb.sum(-1)
+    return mass

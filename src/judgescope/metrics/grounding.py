@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ._base import ZERO_MASS, Dist, MetricValue, as_coverage, as_weights
+from ._scan import scan
 
 #: A token belongs to the region for pointing, IoU and AUROC when at least this share of its cell is inside.
 LABEL_THRESHOLD = 0.5
@@ -46,64 +47,26 @@ def grounding_metrics(w, coverage, keep=None) -> dict[str, MetricValue]:
     """
     w = as_weights(w)
     c = as_coverage(coverage, w.shape[-1])
-    return _grounding(Dist(w, keep, label=c >= LABEL_THRESHOLD, check=False), c)
+    return _grounding(Dist(w, keep, label=c >= LABEL_THRESHOLD, check=False, region=c), c)
 
 
 def _grounding(d: Dist, c: torch.Tensor) -> dict[str, MetricValue]:
-    """Grounding metrics from the shared distribution (its ``label`` must be ``c >= LABEL_THRESHOLD``)."""
+    """Grounding metrics from the shared distribution (its ``label`` must be ``c >= LABEL_THRESHOLD`` and its
+    ``region`` ``c``)."""
     shape, n, n_all = d.mass.shape, d.n, d.num_tokens
     ck = c if d.keep is None else c * d.keep
     area = torch.broadcast_to(ck.sum(-1) / n.clamp_min(1), shape)
-    in_region = (d.p @ c.to(d.p.dtype)).double()
+    sc = scan(d, 1)
+    in_region = sc.in_region.reshape(shape)
     empty, full = area <= 0, area >= 1
     zero = {ZERO_MASS: d.zero}
     npos = torch.broadcast_to(d.label.sum(-1).double(), shape)
     nneg = n - npos
     undefined = {**zero, EMPTY_REGION: empty, NO_LABEL: (npos == 0) & ~empty, ALL_LABEL: nneg == 0}
-
-    # Ascending sort; among equal values unlabelled tokens come first; dropped tokens (-1) lead.
-    s, lab = d.sorted_asc, d.sorted_label
-    neg = ~lab & (s >= 0)
-    poscum = lab.cumsum(-1, dtype=torch.int32)
-    negcum = neg.cumsum(-1, dtype=torch.int32)
-    first = d.group_first  # None: no ties, every position is its own group
-    last_pos = torch.full(shape, n_all - 1, dtype=torch.long)
-
-    def at(cum: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """cum at sorted position ``pos`` ``[...]`` (0 for pos = -1), as float64."""
-        got = cum.gather(-1, pos.clamp_min(0).unsqueeze(-1)).squeeze(-1).double()
-        return torch.where(pos >= 0, got, 0.0)
-
-    def group_first(pos: torch.Tensor) -> torch.Tensor:
-        return pos if first is None else first.gather(-1, pos.unsqueeze(-1)).squeeze(-1)
-
-    # pointing: the share of label tokens among the exact maxima of p (the top group).
-    f = group_first(last_pos)
-    pointing = (at(poscum, last_pos) - at(poscum, f - 1)) / (n_all - f).double()
-
-    # IoU at top-k, k = npos: the top k are positions N-k..N-1; the group straddling N-k shares its slots.
-    k = npos.clamp(1, n_all).to(torch.long)
-    pk = n_all - k
-    f = group_first(pk)
-    if first is None:
-        last = pk
-    else:
-        last = f + (s == s.gather(-1, pk.unsqueeze(-1))).sum(-1) - 1
-    above = at(poscum, last_pos) - at(poscum, last)
-    in_group = at(poscum, last) - at(poscum, f - 1)
-    slots = (k - (n_all - 1 - last)).double() / (last - f + 1).double()
-    inter = above + slots * in_group
+    k = npos.clamp(1, n_all)
+    inter = sc.inter.reshape(shape)
     iou = inter / (2 * k - inter)
-
-    # AUROC = U / (npos nneg), U = sum over labelled tokens of (unlabelled below + half the tied unlabelled).
-    # With unlabelled-first tie order, negcum at a labelled position counts all tied unlabelled tokens.
-    u_all = (negcum * lab).sum(-1).double()
-    if first is None:
-        u = u_all
-    else:
-        before = negcum.gather(-1, (first - 1).clamp_min(0)) * (first > 0)
-        u = 0.5 * (u_all + (before * lab).sum(-1).double())
-    auroc = u / (npos * nneg).clamp_min(1)
+    auroc = sc.u.reshape(shape) / (npos * nneg).clamp_min(1)
 
     return {
         "in_region": MetricValue.build(in_region, {**zero, EMPTY_REGION: empty}),
@@ -111,7 +74,7 @@ def _grounding(d: Dist, c: torch.Tensor) -> dict[str, MetricValue]:
         "lift": MetricValue.build(
             in_region / torch.where(empty, 1.0, area), {**zero, EMPTY_REGION: empty, FULL_REGION: full}
         ),
-        "pointing": MetricValue.build(pointing, undefined),
+        "pointing": MetricValue.build(sc.pointing.reshape(shape), undefined),
         "iou": MetricValue.build(iou, undefined),
         "auroc": MetricValue.build(auroc, undefined),
     }

@@ -116,10 +116,11 @@ def row_metrics(
             dists[span.index] = cache[span.index]
             continue
         role = next((r for r, sp in roles.items() if sp is span), None)
-        label = None
+        label = region = None
         if coverage is not None and role in coverage:
-            label = coverage[role].reshape(-1) >= LABEL_THRESHOLD
-        dists[span.index] = Dist(image_weights(a, span), sub, label=label, check=False)
+            region = coverage[role].reshape(-1)
+            label = region >= LABEL_THRESHOLD
+        dists[span.index] = Dist(image_weights(a, span), sub, label=label, check=False, region=region)
         if sub is None and cache is not None:
             cache[span.index] = dists[span.index]
     images_mass = sum(d.mass for d in dists.values())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ._base import ONE_TOKEN, ZERO_MASS, Dist, MetricValue, as_weights
+from ._scan import scan
 
 #: Default share of the grid's tokens that :func:`concentration` looks at (the top 5 %).
 TOP_FRACTION = 0.05
@@ -34,22 +35,21 @@ def spread_metrics(w, keep=None, top_fraction: float = TOP_FRACTION) -> dict[str
 def _spread(d: Dist, top_fraction: float = TOP_FRACTION) -> dict[str, MetricValue]:
     if not 0 < top_fraction <= 1:
         raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction}")
-    n, n_all = d.n, d.num_tokens
-    h = -torch.special.xlogy(d.p, d.p).sum(-1).double()
+    n, n_all, shape = d.n, d.num_tokens, d.mass.shape
+    k = torch.ceil(top_fraction * n - 1e-9).clamp(1, n_all).to(torch.long)
+    sc = scan(d, int(k.max()))
+    h = sc.entropy.reshape(shape)
     one = d.n <= 1
     base = {ZERO_MASS: d.zero}
     # log(n) is 0 for one token; the where() keeps the division finite before NaN is set by the reason.
     norm = h / torch.where(one, 1.0, torch.log(n.clamp_min(1)))
-    s = d.sorted_asc  # dropped tokens (-1) sort first, so the top k are the last k positions
-    k = torch.ceil(top_fraction * n - 1e-9).clamp(1, n_all).to(torch.long)
-    k_max = int(k.max())
-    top = s[..., n_all - k_max :].flip(-1).clamp_min(0).cumsum(-1, dtype=torch.float64)
+    # The top k of the ascending sort (dropped tokens, -1, sort first) are its last k positions.
+    top = sc.top.reshape(*shape, -1).cumsum(-1, dtype=torch.float64)
     conc = top.gather(-1, (k - 1).unsqueeze(-1)).squeeze(-1)
     # Gini (sum p = 1): G = 2 sum_i i x_(i) / n - (n + 1) / n with i the 1-based ascending rank among kept
     # tokens. Kept token at sorted position j (0-based) has i = j + 1 - (N - n); the dropped ones hold -1.
-    j1 = torch.arange(1, n_all + 1, dtype=s.dtype)
     dropped = n_all - n
-    sum_ix = (s @ j1).double() + dropped * (dropped + 1) / 2 - dropped
+    sum_ix = sc.sum_ix.reshape(shape) + dropped * (dropped + 1) / 2 - dropped
     nn = n.clamp_min(1)
     gini = (2 * sum_ix / nn - (n + 1) / nn).clamp(0, 1)
     return {
@@ -125,22 +125,32 @@ def correspondence(map_a, map_b, keep_a=None, keep_b=None) -> MetricValue:
     )
 
 
+def _dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """float64 ``[R]`` row-wise dot products of ``[R, M]`` maps, as one batched matmul (no temporary)."""
+    return (x.unsqueeze(-2) @ y.unsqueeze(-1)).squeeze(-1).squeeze(-1).double()
+
+
+def _centred(d: Dist, r0: int, r1: int, grid, size) -> tuple[torch.Tensor, torch.Tensor]:
+    """p of rows ``r0:r1`` resampled onto ``size`` and centred, ``[b, M]``, and its mean ``[b]``."""
+    r = d.p_block(r0, r1).unflatten(-1, tuple(grid))
+    r = (r if tuple(grid) == tuple(size) else resample_area(r, size)).flatten(-2)
+    mean = r.mean(-1, keepdim=True)
+    return r.sub_(mean), mean.squeeze(-1)
+
+
 def _correspondence(da: Dist, db: Dist, grid_a, grid_b) -> MetricValue:
     size = (min(grid_a[0], grid_b[0]), min(grid_a[1], grid_b[1]))
-    ra, rb = da.p.unflatten(-1, tuple(grid_a)), db.p.unflatten(-1, tuple(grid_b))
-    ra = (ra if tuple(grid_a) == size else resample_area(ra, size)).flatten(-2)
-    rb = (rb if tuple(grid_b) == size else resample_area(rb, size)).flatten(-2)
-
-    def dot(x, y):  # batched dot products as one matmul (no product temporary)
-        return (x.unsqueeze(-2) @ y.unsqueeze(-1)).squeeze(-1).squeeze(-1).double()
-
     m = size[0] * size[1]
-    mean_a, mean_b = ra.mean(-1, keepdim=True), rb.mean(-1, keepdim=True)
-    ra, rb = ra - mean_a, rb - mean_b
-    va, vb, cov = dot(ra, ra), dot(rb, rb), dot(ra, rb)
+    rows = da.w2.shape[0]
+    va, vb, cov, mean_a, mean_b = (torch.empty(rows, dtype=torch.float64) for _ in range(5))
+    for r0, r1 in da.blocks(max(da.num_tokens, db.num_tokens)):  # blocks: see BLOCK_ELEMENTS
+        ra, mean_a[r0:r1] = _centred(da, r0, r1, grid_a, size)
+        rb, mean_b[r0:r1] = _centred(db, r0, r1, grid_b, size)
+        va[r0:r1], vb[r0:r1], cov[r0:r1] = _dot(ra, ra), _dot(rb, rb), _dot(ra, rb)
+    shape = da.mass.shape
+    va, vb, cov = va.reshape(shape), vb.reshape(shape), cov.reshape(shape)
     # Constant maps leave only rounding noise after centring; compare with the maps' squared scale m*mean^2.
-    scale_a = m * mean_a.squeeze(-1).double() ** 2
-    scale_b = m * mean_b.squeeze(-1).double() ** 2
+    scale_a, scale_b = m * mean_a.reshape(shape) ** 2, m * mean_b.reshape(shape) ** 2
     flat = (va <= 1e-10 * scale_a) | (vb <= 1e-10 * scale_b)
     r = (cov / torch.sqrt(torch.where(flat, 1.0, va * vb))).clamp(-1.0, 1.0)
     zero = da.zero | db.zero
