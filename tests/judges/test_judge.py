@@ -125,3 +125,24 @@ def test_sample_from_paths(tmp_path, make_image):
     Image.fromarray(np.zeros((60, 80), dtype=np.uint8)).save(tmp_path / "b.png")
     imgs = Sample("p", tmp_path / "a.png", str(tmp_path / "b.png"), "do it").images()
     assert imgs["source"].size == (80, 60) and imgs["edited"].mode == "RGB"
+
+
+def test_value_head_found_inside_the_model(make_image):
+    from torch import nn
+
+    from judgescope.judges.tiny import build_tiny_model_and_processor
+
+    model, processor = build_tiny_model_and_processor("qwen2_5_vl")
+    model.value_head = nn.Linear(model.config.get_text_config().hidden_size, 1)
+    judge = Judge(model, processor, "valuehead")
+    assert judge.value_head() is model.value_head
+    assert np.isfinite(judge.evaluate(_sample(make_image)).score)
+
+
+def test_diagnose_reuses_the_evaluated_input(tiny_judge_dir, make_image, monkeypatch):
+    judge = load_judge(tiny_judge_dir, generation=SETTINGS)
+    calls = []
+    original = judge.prepare
+    monkeypatch.setattr(judge, "prepare", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
+    judge.diagnose(_sample(make_image), fallback="last_prompt")
+    assert sorted(c if isinstance(c, str) else c.name for c in calls) == ["pq", "sc"]  # no second "sc"

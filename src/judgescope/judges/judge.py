@@ -85,6 +85,7 @@ class CallResult:
     boxes: list[Box] = field(default_factory=list)
     roles: dict[str, list[int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    prepared: Prepared | None = field(default=None, repr=False, compare=False)  # reused by diagnosis
 
     @property
     def ok(self) -> bool:
@@ -281,7 +282,7 @@ class Judge:
     def run_call(self, sample: Sample, call: Call, images: dict, response: str | None = None) -> CallResult:
         """One call: generate (or take ``response`` as the model's text), parse, map boxes, locate roles."""
         prepared = self.prepare(sample, call, images)
-        result = CallResult(call.name, prepared.images, prepared.prompt_len)
+        result = CallResult(call.name, prepared.images, prepared.prompt_len, prepared=prepared)
         result.roles["last_prompt"] = [prepared.prompt_len - 1]
         if not self.protocol.generative:
             result.scores["reward"] = self.reward(prepared)
@@ -319,17 +320,22 @@ class Judge:
         return result
 
     def evaluate(
-        self, sample: Sample, calls: list[str] | None = None, responses: dict[str, str] | None = None
+        self,
+        sample: Sample,
+        calls: list[str] | None = None,
+        responses: dict[str, str] | None = None,
+        images: dict | None = None,
     ) -> JudgeOutput:
         """Score one sample with every call of the protocol (or the ones named).
 
         Args:
             responses: optional ``{call_name: text}`` to read instead of generating (e.g. outputs logged during
                 RL training); the text is tokenized and teacher-forced for diagnosis exactly as generated text.
+            images: the sample's images already loaded (``sample.images()``), to avoid reading them again.
 
         Malformed output never becomes a score: the call's ``errors`` say what failed and ``score`` is None.
         """
-        images = sample.images(self.min_image_side)
+        images = images if images is not None else sample.images(self.min_image_side)
         chosen = [self.protocol.call(c) for c in calls] if calls else list(self.protocol.calls)
         results = {c.name: self.run_call(sample, c, images, (responses or {}).get(c.name)) for c in chosen}
         errors = [f"{name}: {e}" for name, r in results.items() for e in r.errors]

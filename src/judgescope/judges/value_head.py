@@ -60,7 +60,10 @@ def load_value_head(source: nn.Module | str | Path | None, model: nn.Module) -> 
                     return head.eval()
             raise JudgescopeError(f"{f}: no 'weight' or '<head>.weight' tensor for a value head")
     for prefix in _HEAD_PREFIXES:
-        module = model.get_submodule(prefix) if hasattr(model, prefix.split(".")[0]) else None
+        try:
+            module = model.get_submodule(prefix)
+        except AttributeError:
+            module = None
         if isinstance(module, nn.Linear):
             return module
         tried.append(f"model.{prefix}")

@@ -42,6 +42,7 @@ def diagnose_sample(
     bias: BiasFn | None = None,
     fallback: str | None = None,
     responses: dict[str, str] | None = None,
+    images: dict | None = None,
 ):
     """Evaluate ``sample`` (unless ``output`` is given) and capture attention for one call.
 
@@ -58,11 +59,12 @@ def diagnose_sample(
         fallback: query spec to use when ``queries`` selects nothing (e.g. ``"last_prompt"`` when a random
             model's output holds no score); the trace's ``meta["query_fallback"]`` records it.
         responses: forwarded to ``judge.evaluate`` (read given texts instead of generating).
+        images: the sample's images already loaded, to avoid reading them again.
 
     Returns:
         ``(JudgeOutput, Trace)``.
     """
-    output = output or judge.evaluate(sample, responses=responses)
+    output = output or judge.evaluate(sample, responses=responses, images=images)
     call = call or default_call(judge.protocol)
     if call not in output.calls:
         raise CaptureError(f"call {call!r} was not run; calls: {list(output.calls)}")
@@ -76,7 +78,7 @@ def diagnose_sample(
             raise
         positions = resolve_queries(fallback, result, judge.tokenizer)
         meta["query_fallback"] = fallback
-    prepared = judge.prepare(sample, call)
+    prepared = result.prepared if result.prepared is not None else judge.prepare(sample, call, images)
     inputs = judge.sequence_inputs(prepared, result.generated_ids)
     bias = combine_biases(judge.edit_bias(prepared), bias)
     with (

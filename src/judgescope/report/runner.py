@@ -66,6 +66,8 @@ class RunOptions:
 
 @dataclass
 class RunResult:
+    """Counts of one call of :func:`run`; ``new`` lists the sample ids processed by this call."""
+
     out: Path
     done: int = 0
     failed: int = 0
