@@ -44,7 +44,10 @@ def run_demo(out: str | Path, quick: bool = False, progress: bool = True) -> Pat
     judge = load_judge(judge_dir, protocol="viescore", generation=GenerationSettings(max_new_tokens=24),
                        name=f"tiny-{DEFAULT_FAMILY}")  # fmt: skip
     samples = demo_samples()[: 2 if quick else None]
-    options = RunOptions(queries="score", fallback="last_prompt", regions="auto", overlays=True)
+    # Probes and attribution too, so that the report shows behaviour next to attention.
+    options = RunOptions(queries="score", fallback="last_prompt", regions="auto", overlays=True,
+                         probes=("identical", "blank_source", "knockout", "swap"),
+                         attribution="input_x_gradient")  # fmt: skip
     runs = [out / "runs" / "base"]
     result = run(judge, samples, runs[0], options, progress=progress)
     print(f"base judge: {result.line()}")

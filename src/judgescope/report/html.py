@@ -69,7 +69,11 @@ def _distributions(df: pd.DataFrame) -> str | None:
     fig = Figure(figsize=(3.2 * len(cols), 2.6))
     for i, c in enumerate(cols):
         ax = fig.add_subplot(1, len(cols), i + 1)
-        ax.hist(vals[c], bins=min(20, max(5, len(vals[c]))), color="#4a72b0")
+        # Shares and normalized entropies live in [0, 1]: a fixed axis keeps near-constant values readable.
+        bounded = c != "lift_edit"
+        ax.hist(vals[c], bins=20 if bounded else min(20, max(5, len(vals[c]))), range=(0, 1) if bounded else None,
+                color="#4a72b0")  # fmt: skip
+        ax.ticklabel_format(axis="x", useOffset=False)
         ax.set_title(c, fontsize=9)
     fig.tight_layout()
     return fig_to_data_uri(fig)
@@ -77,6 +81,7 @@ def _distributions(df: pd.DataFrame) -> str | None:
 
 def _layer_curves(out: Path) -> str | None:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     path = out / "per_layer.csv"
     if not path.exists() or path.stat().st_size < 5:
@@ -100,13 +105,14 @@ def _layer_curves(out: Path) -> str | None:
             continue
         ax.plot(mean.index, mean[c], marker="o", label=c)
     ax.set_xlabel("decoder layer")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(0, 1.05)
     if "lift_edit" in cols and mean["lift_edit"].notna().any():
         ax2 = ax.twinx()
         ax2.plot(mean.index, mean["lift_edit"], "k--", label="lift_edit (right)")
         ax2.set_ylabel("lift")
         ax2.legend(loc="upper right", fontsize=8)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.12, 1.0), fontsize=8)
     fig.tight_layout()
     return fig_to_data_uri(fig)
 
