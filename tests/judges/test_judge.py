@@ -146,3 +146,15 @@ def test_diagnose_reuses_the_evaluated_input(tiny_judge_dir, make_image, monkeyp
     monkeypatch.setattr(judge, "prepare", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
     judge.diagnose(_sample(make_image), fallback="last_prompt")
     assert sorted(c if isinstance(c, str) else c.name for c in calls) == ["pq", "sc"]  # no second "sc"
+
+
+def test_no_image_tokens_names_the_sample(make_image):
+    from judgescope.errors import JudgescopeError
+    from judgescope.judges.tiny import build_tiny_model_and_processor
+
+    model, processor = build_tiny_model_and_processor("qwen2_5_vl")
+    # A chat template that drops the image placeholders: the prompt has no image tokens.
+    processor.chat_template = "{% for m in messages %}{% for c in m['content'] %}{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endfor %}"
+    judge = Judge(model, processor, "viescore")
+    with pytest.raises(JudgescopeError, match="'noimg'"):
+        judge.evaluate(_sample(make_image, sid="noimg"))

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import JudgescopeError, SampleError
+from ..errors import JudgescopeError, NoImageTokensError, SampleError
 from ..sample import Sample
 from ..spans import ImageSpan
 from .boxes import Box, box_to_pixels, default_box_convention
@@ -193,10 +193,13 @@ class Judge:
         except ValueError as e:
             raise SampleError(sample.id, f"the processor rejected the input: {e}") from e
         input_ids = inputs["input_ids"][0]
-        spans = locate_images(
-            self.family, input_ids, inputs, [im.size for im in pil], list(call.images), self.processor,
-            self.model.config,
-        )  # fmt: skip
+        try:
+            spans = locate_images(
+                self.family, input_ids, inputs, [im.size for im in pil], list(call.images), self.processor,
+                self.model.config,
+            )  # fmt: skip
+        except NoImageTokensError as e:
+            raise NoImageTokensError(f"sample {sample.id!r}, call {call.name!r}: {e}") from e
         inputs = inputs.to(self.device)
         where = find_subsequence(input_ids.tolist(), self.tokenizer, sample.instruction.strip())
         return Prepared(call, inputs, spans, int(input_ids.shape[0]), tuple(where))
