@@ -11,8 +11,6 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import SampleError
 
-ImageLike = "str | Path | Image.Image | np.ndarray"
-
 
 def load_image(image, sample_id: str | None = None, what: str = "image", min_side: int = 1) -> Image.Image:
     """Open an image (path, PIL image or HxWx3 uint8 array) as RGB, with errors that name the sample.

@@ -27,24 +27,11 @@ class Family:
         model_types: the ``config.model_type`` values that belong to it.
         locate: ``(input_ids [T], inputs, image_sizes, processor, config) -> list[(positions, geometry,
             extra_positions)]``, one entry per image in input order.
-        generative: whether the family can generate (all supported ones can).
     """
 
     name: str
     model_types: tuple[str, ...]
     locate: Callable
-
-
-def _runs(mask: torch.Tensor) -> list[tuple[int, int]]:
-    """``[(start, stop), ...]`` of the True runs of a 1-D bool tensor."""
-    idx = torch.nonzero(mask, as_tuple=False).flatten().tolist()
-    runs: list[list[int]] = []
-    for p in idx:
-        if runs and runs[-1][1] == p:
-            runs[-1][1] = p + 1
-        else:
-            runs.append([p, p + 1])
-    return [(a, b) for a, b in runs]
 
 
 def _token_id(processor, config, attr: str, token: str) -> int:

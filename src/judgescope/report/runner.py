@@ -154,7 +154,7 @@ def process_sample(judge, sample: Sample, options: RunOptions, out: Path) -> dic
     output, trace = judge.diagnose(sample, queries=options.queries, layers=options.layers, call=call,
                                    fallback=options.fallback)  # fmt: skip
     regions, region_source = edit_regions(sample, images, output, options.regions, call)
-    diag = diagnose(trace, regions=regions, band=_band(options.band, trace.layers))
+    diag = diagnose(trace, regions=regions, band=parse_band(options.band))
     name = safe_name(sample.id)
     if options.save_traces:
         trace.save(out / "traces" / f"{name}.safetensors")
@@ -215,13 +215,13 @@ def beyond_attention(
     return extra
 
 
-def _band(band, layers):
-    if band is None or not isinstance(band, str):
+def parse_band(band):
+    """A CLI band ``"a:b"`` (inclusive decoder layers; either side may be empty) as a slice for
+    :func:`judgescope.metrics.aggregate.resolve_band`; lists and None pass through."""
+    if not isinstance(band, str):
         return band
     a, _, b = band.partition(":")
-    lo = int(a) if a else min(layers)
-    hi = int(b) if b else max(layers)
-    return [layer for layer in layers if lo <= layer <= hi]
+    return slice(int(a) if a else None, int(b) + 1 if b else None)
 
 
 def _save_overlay(trace, images, regions, output, call, path: Path) -> None:
